@@ -18,4 +18,6 @@ subprocess.run(
     stdout=subprocess.DEVNULL,
 )
 arguments = [arg for arg in sys.argv[1:] if arg not in NOT_FOR_PIP_INSTALL]
-sys.exit(subprocess.run([sys.executable, "-m", "pip", "install", *arguments], check=False).returncode)
+sys.exit(
+    subprocess.run([sys.executable, "-m", "pip", "install", *arguments], check=False).returncode
+)
