@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # COLLECTION_DIR and SYSTEM_PACKAGES are for the scripts that source this
 # Shared steps of scripts/converge, scripts/test and .ci/run: each one checks first and only
 # creates what is missing (Debian packages, the virtual environment, a Docker engine, the
 # locally built test images), and says what it is doing.
@@ -17,8 +18,10 @@ die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the scripts need: the Docker engine from Debian (docker.io), debootstrap to
 # make the base image of the test images, python3-venv for the virtual environment, git for
-# ansible-test, openssl for the fake cloud API's CA, PostgreSQL and Redis servers for pytest.
-SYSTEM_PACKAGES=(docker.io debootstrap python3-venv ca-certificates git openssl postgresql redis-server)
+# ansible-test, openssl for the fake cloud API's CA, PostgreSQL and Redis servers for pytest,
+# shellcheck for the scripts.
+SYSTEM_PACKAGES=(docker.io debootstrap python3-venv ca-certificates git openssl postgresql redis-server
+  shellcheck)
 
 ensure_system_packages() {
   local missing=() pkg
@@ -76,8 +79,8 @@ ensure_docker() {
     DOCKERD_STARTED_PID=$!
     echo "$DOCKERD_STARTED_PID" >"$CACHE_DIR/dockerd.pid"
   fi
-  local i
-  for i in $(seq 1 60); do
+
+  for _ in $(seq 1 60); do
     docker_answers && return 0
     sleep 1
   done
