@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import os
 import shutil
 import subprocess
@@ -65,8 +66,10 @@ def image_exists(ref: str) -> bool:
 
 def inputs_hash(name: str, parent_ref: str | None, paths: tuple[Path, ...]) -> str:
     digest = hashlib.sha256(f"{name}\0{parent_ref}\0{SUITE}\0{MIRROR}\n".encode())
-    if name == "debian-trixie":
-        digest.update(Path(__file__).read_bytes())
+    if parent_ref is None:
+        # The base image's inputs are the recipe below, not the rest of this file.
+        for part in (DPKG_EXCLUDES, inspect.getsource(slim), inspect.getsource(build_base)):
+            digest.update(part.encode())
     for root in paths:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
@@ -75,6 +78,36 @@ def inputs_hash(name: str, parent_ref: str | None, paths: tuple[Path, ...]) -> s
             digest.update(str(path.relative_to(REPO)).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+# Documentation, manual pages and translations are of no use in a test image, and leaving them
+# out of every later apt-get install keeps the image tars that molecule loads small.
+DPKG_EXCLUDES = """\
+path-exclude=/usr/share/doc/*
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+"""
+
+
+def slim(root: Path) -> None:
+    (root / "etc/dpkg/dpkg.cfg.d/01-test-image-slim").write_text(DPKG_EXCLUDES)
+    for pattern in (
+        "var/cache/apt/archives/*.deb",
+        "var/lib/apt/lists/*_*",
+        "usr/share/doc/*",
+        "usr/share/man/*",
+        "usr/share/info/*",
+    ):
+        for path in root.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    for path in (root / "usr/share/locale").glob("*"):
+        if path.name != "locale.alias":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def build_base(ref: str) -> None:
@@ -90,6 +123,7 @@ def build_base(ref: str) -> None:
             MIRROR,
             stdout=subprocess.DEVNULL,
         )
+        slim(Path(root))
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         run("docker", "import", "-", ref, stdin=tar.stdout, stdout=subprocess.DEVNULL)
         if tar.wait() != 0:
@@ -110,20 +144,28 @@ def build(name: str, refs: dict[str, str]) -> str:
             build_base(ref)
         else:
             dockerfile = HERE / name / "Dockerfile"
-            run(
-                "docker",
-                "build",
-                "--quiet",
-                "--build-arg",
-                f"BASE={parent_ref}",
-                "--file",
-                str(dockerfile),
-                "--tag",
-                ref,
-                str(context),
-                stdout=subprocess.DEVNULL,
+            # The legacy builder works offline with local base images; its notice that it is
+            # deprecated is noise here, so the output is shown only when the build fails.
+            build_log = subprocess.run(
+                [
+                    "docker",
+                    "build",
+                    "--quiet",
+                    "--build-arg",
+                    f"BASE={parent_ref}",
+                    "--file",
+                    str(dockerfile),
+                    "--tag",
+                    ref,
+                    str(context),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
                 env={**os.environ, "DOCKER_BUILDKIT": "0"},
             )
+            if build_log.returncode != 0:
+                sys.exit(f"building {ref} failed:\n{build_log.stdout}{build_log.stderr}")
     run("docker", "tag", ref, f"{PREFIX}/{name}:current")
     refs[name] = ref
     return ref
@@ -136,7 +178,10 @@ def save(name: str, ref: str, directory: Path) -> None:
     if tar.exists() and stamp.exists() and stamp.read_text() == ref:
         return
     say(f"saving {ref} to {tar}")
-    run("docker", "save", "--output", str(tar), f"{PREFIX}/{name}:current")
+    # Written aside and renamed, so a concurrent reader never sees half a tar.
+    partial = directory / f".{name}.tar.{os.getpid()}"
+    run("docker", "save", "--output", str(partial), ref, f"{PREFIX}/{name}:current")
+    os.replace(partial, tar)
     stamp.write_text(ref)
 
 
