@@ -131,7 +131,7 @@ def test_terminal_qr_from_a_data_url():
     assert lines[0] == "\u2588" * 25
     # The first two symbol rows over the finder: a dark top edge with dark sides (blank), a
     # light inside below the top edge (lower half block), then the light separator (full).
-    assert lines[1][:10] == "  " + " " + "\u2584" * 5 + " " + "\u2588"
+    assert lines[1][:10] == "\u2588\u2588" + " " + "\u2584" * 5 + " " + "\u2588"
 
 
 @pytest.mark.parametrize(
