@@ -16,6 +16,8 @@ import struct
 import zlib
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The empty cell of the drawing (a no-break space).
+BLANK = "\u00a0"
 # Samples per pixel for each PNG colour type.
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
@@ -223,7 +225,9 @@ def render_half_blocks(matrix, quiet=2, invert=False):
     if len(padded) % 2:
         padded.append(list(blank))
     glyphs = {
-        (False, False): " ",
+        # A no-break space: YAML and text wrappers fold long lines at plain spaces, which would
+        # tear the drawing apart in Ansible's output.
+        (False, False): BLANK,
         (True, False): "\u2580",
         (False, True): "\u2584",
         (True, True): "\u2588",
