@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .routes import VERSION, Api, Config, serialize_instance
+from .sink import Headers
 from .store import DatabaseError, MemoryStore, PostgresStore, Row, Store
 from .webhooks import Attempt, RetryPolicy, WebhookDelivery
 
@@ -32,7 +33,7 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     body: Any
-    headers: dict[str, str]
+    headers: Headers  # as sent; lookups ignore case
     status: int
 
 
@@ -195,7 +196,7 @@ class EvolutionDouble:
         self.api = Api(self.config, self.state, self.delivery)
         self.api.boot()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="evolution-double", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="evolution-double", daemon=True
         )
         self._thread.start()
         return self
@@ -234,7 +235,7 @@ class EvolutionDouble:
         except (ValueError, UnicodeDecodeError):
             body = raw.decode(errors="replace")
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        entry = RecordedRequest(method, parts.path, query, body, headers, status)
+        entry = RecordedRequest(method, parts.path, query, body, Headers(headers), status)
         with self._requests_lock:
             self._requests.append(entry)
 

@@ -11,10 +11,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class Headers(dict):
+    """Header names as they were sent, looked up without regard to case (as HTTP wants)."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self._names = {name.lower(): name for name in self}
+
+    def _name(self, key: object) -> object:
+        return self._names.get(key.lower(), key) if isinstance(key, str) else key
+
+    def __getitem__(self, key: object) -> str:
+        return super().__getitem__(self._name(key))
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(self._name(key))
+
+    def get(self, key: object, default: Any = None) -> Any:
+        return super().get(self._name(key), default)
+
+
 @dataclass
 class Received:
     path: str
-    headers: dict[str, str]
+    headers: Headers  # case-insensitive lookups
     body: Any  # the parsed JSON, or the raw text when it was not JSON
     at: float = field(default_factory=time.time)
 
@@ -37,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
         status = sink.status
         if status < 400:  # a failing receiver records nothing, like one that is down
             with sink._cond:
-                sink._received.append(Received(self.path, dict(self.headers.items()), body))
+                sink._received.append(Received(self.path, Headers(self.headers.items()), body))
                 sink._cond.notify_all()
         else:
             sink.refused += 1
@@ -71,7 +91,7 @@ class WebhookSink:
     def start(self) -> WebhookSink:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.sink = self
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -18,11 +18,11 @@ import random
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
+from urllib.parse import urlsplit
 
 # The event names /webhook/set accepts, in the order the real server stores them for ``[]``.
 EVENTS = (
@@ -62,8 +62,6 @@ EVENTS = (
 USER_AGENT = "axios/1.12.2"
 _HTTP_URL = re.compile(r"^https?://")
 log = logging.getLogger("evolution_double.webhooks")
-# Straight to the receiver: proxy variables of the test environment must not reroute webhooks.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def event_key(event: str) -> str:
@@ -220,13 +218,20 @@ class WebhookDelivery:
         self._stopping.set()
 
     def _post(self, url: str, headers: dict, payload: bytes) -> tuple[int | None, str | None]:
-        request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
+        # http.client keeps header names as configured (urllib would capitalise them).
+        parts = urlsplit(url)
+        kind = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            with _OPENER.open(request, timeout=self.timeout_s) as response:
+            conn = kind(parts.hostname or "", parts.port, timeout=self.timeout_s)
+            try:
+                conn.request("POST", target, body=payload, headers=headers)
+                response = conn.getresponse()
                 response.read()
-                return response.status, None
-        except urllib.error.HTTPError as error:
-            return error.code, f"HTTP {error.code}"
-        except (OSError, ValueError) as error:  # refused, timed out, bad URL
-            reason = getattr(error, "reason", error)
-            return None, str(reason)
+            finally:
+                conn.close()
+        except (OSError, ValueError, HTTPException) as error:  # refused, timed out, bad URL
+            return None, str(error) or type(error).__name__
+        if 200 <= response.status < 300:
+            return response.status, None
+        return response.status, f"HTTP {response.status}"
