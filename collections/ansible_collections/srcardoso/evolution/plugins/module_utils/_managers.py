@@ -122,8 +122,9 @@ def desired_settings(params, field=""):
 class Outcome:
     """What one module call did (or would do) to one resource, in the result contract."""
 
-    def __init__(self, label, check_mode):
+    def __init__(self, label, check_mode, plural=False):
         self.label = label
+        self.be = "are" if plural else "is"
         self.check_mode = check_mode
         self.differences = Differences()
         self.existing = None
@@ -142,7 +143,7 @@ class Outcome:
     def msg(self):
         if not self.changed:
             state = self.noop_state or ("absent" if self.end_state is None else "up to date")
-            return f"{self.label} is {state}."
+            return f"{self.label} {self.be} {state}."
         would = "would be " if self.check_mode else ""
         if self.verb == "updated":
             return f"{self.label} {would}updated: {self.differences.summary()} changed."
@@ -554,7 +555,7 @@ class SettingsManager:
         return body
 
     def plan(self, name, desired, stored):
-        outcome = Outcome(f"Settings of instance {name!r}", self.check_mode)
+        outcome = Outcome(f"Settings of instance {name!r}", self.check_mode, plural=True)
         current = self.view(stored)
         outcome.existing = current
         outcome.before = current
