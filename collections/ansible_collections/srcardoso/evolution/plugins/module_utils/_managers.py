@@ -559,6 +559,8 @@ class SettingsManager:
         current = self.view(stored)
         outcome.existing = current
         outcome.before = current
+        if current is None:
+            outcome.verb = "created"
         for field in SETTINGS_FIELDS:
             before = None if current is None else current.get(field)
             outcome.differences.compare(field, before, desired.get(field))
