@@ -247,6 +247,8 @@ def postgres() -> Iterator[Postgres]:
             str(bindir / "initdb"),
             *("-D", str(root / "data"), "-U", server.user, f"--pwfile={pwfile}"),
             *("--auth-local=trust", "--auth-host=scram-sha-256"),
+            # SQL_ASCII, like the postgres stand-in image (initdb there has no locale).
+            *("--encoding=SQL_ASCII", "--locale=C"),
         ],
         check=True,
         capture_output=True,
@@ -1109,7 +1111,7 @@ def test_postgres_state_survives_a_restart(postgres: Postgres) -> None:
         assert create(api.url, "kept").status == 403
     import psycopg
 
-    with psycopg.connect(postgres.uri(schema="x").split("?")[0]) as conn:
+    with psycopg.connect(postgres.uri().split("?")[0], client_encoding="UTF8") as conn:
         names = conn.execute('SELECT name FROM restart_test."Instance"').fetchall()
     assert names == [("kept",)]
 
@@ -1201,7 +1203,9 @@ def test_the_server_exits_1_with_a_clear_line(
     result = _main({"SERVER_PORT": str(free_port()), **env})
     assert result.returncode == 1
     assert expected in result.stderr
-    assert "wrong" not in result.stderr
+    assert "wrong" not in result.stderr  # no password in the log
+    # Only a database failure is a failed migration, as in the real entrypoint's log.
+    assert ("Migration failed" in result.stderr) == ("P1000" in expected)
 
 
 def test_the_server_keeps_instances_across_a_restart(
@@ -1245,3 +1249,95 @@ def test_the_server_keeps_instances_across_a_restart(
     token = run_once(lambda: create(base, "survivor").json["hash"])
     rows = run_once(lambda: call(base, "GET", "/instance/fetchInstances").json)
     assert [(row["name"], row["token"]) for row in rows] == [("survivor", token)]
+
+
+# -- the container image -----------------------------------------------------------------------
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture(scope="module")
+def images() -> None:
+    """Build (or find up to date) the double and the postgres and redis stand-ins."""
+    if shutil.which("docker") is None or _docker("info", check=False).returncode != 0:
+        pytest.fail("these tests need a Docker engine (scripts/lib.sh ensure_docker starts one)")
+    build = TESTS / "images" / "build.py"
+    subprocess.run(
+        [sys.executable, str(build), "evolution-double", "postgres", "redis"],
+        check=True,
+        timeout=900,
+    )
+
+
+def test_the_image_keeps_instances_across_a_container_restart(images: None) -> None:
+    prefix = f"dbl-test-{os.getpid()}"
+    network, volume = f"{prefix}-net", f"{prefix}-instances"
+    pg, cache, api = f"{prefix}-postgres", f"{prefix}-redis", f"{prefix}-evolution"
+    uri = f"postgresql://evolution:pgpass@{pg}:5432/evolution?schema=evolution_api"
+    env = [
+        *("-e", "AUTHENTICATION_API_KEY=imagekey", "-e", "DATABASE_PROVIDER=postgresql"),
+        *("-e", f"DATABASE_CONNECTION_URI={uri}", "-e", "CACHE_REDIS_ENABLED=true"),
+        *("-e", f"CACHE_REDIS_URI=redis://{cache}:6379/6"),
+    ]
+    try:
+        _docker("network", "create", network)
+        _docker(
+            *("run", "-d", "--name", pg, "--network", network, "-e", "POSTGRES_DB=evolution"),
+            *("-e", "POSTGRES_USER=evolution", "-e", "POSTGRES_PASSWORD=pgpass"),
+            "srcardoso-test/postgres:current",
+        )
+        _docker("run", "-d", "--name", cache, "--network", network, "srcardoso-test/redis:current")
+        ready = ("exec", pg, "pg_isready", "-h", "127.0.0.1", "-U", "evolution", "-d", "evolution")
+        assert wait_until(lambda: _docker(*ready, check=False).returncode == 0, 60, 0.5)
+        _docker(
+            *("run", "-d", "--name", api, "--network", network, "-p", "127.0.0.1::8080"),
+            *("-v", f"{volume}:/evolution/instances", *env),
+            "srcardoso-test/evolution-double:current",
+        )
+
+        def base_url() -> str:
+            published = _docker("port", api, "8080").stdout.splitlines()[0]
+            return "http://127.0.0.1:" + published.rsplit(":", 1)[1]
+
+        def up() -> bool:
+            try:
+                return call(base_url(), "GET", "/", key=None).status == 200
+            except (OSError, IndexError):
+                return False
+
+        assert wait_until(up, 30, 0.2), _docker("logs", api, check=False).stderr
+        created = call(
+            base_url(),
+            "POST",
+            "/instance/create",
+            key="imagekey",
+            body={"instanceName": "boxed", "integration": "WHATSAPP-BAILEYS"},
+        )
+        assert created.status == 201
+        instance_id, token = created.json["instance"]["instanceId"], created.json["hash"]
+        # The stack's default health check (busybox wget in the real image) works here too.
+        check = 'wget -q -T 5 -O /dev/null --header "apikey: $AUTHENTICATION_API_KEY" '
+        check += "http://127.0.0.1:8080/instance/fetchInstances"
+        assert _docker("exec", api, "sh", "-c", check, check=False).returncode == 0
+        assert instance_id in _docker("exec", api, "ls", "/evolution/instances").stdout
+        assert _docker("exec", api, "sh", "-c", "command -v curl", check=False).returncode != 0
+
+        _docker("restart", api)
+        assert wait_until(up, 30, 0.2), _docker("logs", api, check=False).stderr
+        rows = call(base_url(), "GET", "/instance/fetchInstances", key="imagekey").json
+        assert [(row["name"], row["token"]) for row in rows] == [("boxed", token)]
+
+        bad = [item.replace("pgpass@", "wrong@") for item in env]
+        failed = _docker(
+            *("run", "--name", f"{prefix}-bad", "--network", network, *bad),
+            "srcardoso-test/evolution-double:current",
+            check=False,
+        )
+        assert failed.returncode == 1
+        assert "Error: P1000: Authentication failed" in failed.stderr
+        assert "wrong" not in failed.stderr
+    finally:
+        for name in (f"{prefix}-bad", api, cache, pg):
+            _docker("rm", "-f", "-v", name, check=False)
+        _docker("volume", "rm", volume, check=False)
+        _docker("network", "rm", network, check=False)

@@ -17,6 +17,7 @@ import sys
 import threading
 
 from .server import EvolutionDouble, StartupError, redact
+from .store import DatabaseError
 from .webhooks import RetryPolicy
 
 IMAGE_DEFAULTS = {
@@ -126,14 +127,11 @@ def main() -> int:
         if database_uri:
             log.info("Deploying migrations for postgresql (%s)", redact(database_uri))
         double = EvolutionDouble(database_uri=database_uri, redis_uri=redis_uri, **kwargs)
-        try:
-            double.start()
-        except StartupError:
-            if database_uri:
-                log.error("Migration failed")
-            raise
+        double.start()
     except StartupError as error:
         log.error("%s", error)
+        if isinstance(error.__cause__, DatabaseError):
+            log.error("Migration failed")
         return 1
     log.info("state in %s", "PostgreSQL" if database_uri else "memory")
     if redis_uri:

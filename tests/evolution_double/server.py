@@ -183,6 +183,8 @@ class EvolutionDouble:
             self.state = PostgresStore(self.database_uri) if self.database_uri else MemoryStore()
         except DatabaseError as error:
             raise StartupError(str(error)) from error
+        if self.database_uri:
+            log.info("Migration succeeded")
         try:
             if self.redis_uri:
                 redis_ping(self.redis_uri)

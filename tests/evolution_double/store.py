@@ -292,6 +292,10 @@ def split_prisma_uri(uri: str) -> tuple[str, str]:
     kept = [(key, value) for key, value in params if key not in _PRISMA_ONLY_PARAMS]
     if not any(key == "connect_timeout" for key, _ in kept):
         kept.append(("connect_timeout", "5"))
+    # A SQL_ASCII database (initdb without a locale, as in the postgres stand-in image) would
+    # otherwise hand text columns back as bytes.
+    if not any(key == "client_encoding" for key, _ in kept):
+        kept.append(("client_encoding", "UTF8"))
     return urlunsplit(parts._replace(query=urlencode(kept))), schema
 
 
