@@ -142,9 +142,16 @@ def test_webhook_headers_reach_the_receiver(ansible, double, sink):
     """The configured header travels with each delivery; connect makes the double send one."""
     create_instance(double, "support")
     ansible.run(
-        [hook("present_1", sink, events=["QRCODE_UPDATED"], by_events=True,
-              headers={"X-Webhook-Token": HEADER_SECRET})]
-    )  # fmt: skip
+        [
+            hook(
+                "present_1",
+                sink,
+                events=["QRCODE_UPDATED"],
+                by_events=True,
+                headers={"X-Webhook-Token": HEADER_SECRET},
+            )
+        ]
+    )
     api_call(double, "GET", "/instance/connect/support")
     (delivery,) = sink.wait_for("qrcode.updated")
     assert delivery.path == "/hook/qrcode-updated"
