@@ -10,6 +10,8 @@ Only byte mode and level H are implemented: that is all the double needs.
 
 from __future__ import annotations
 
+import itertools
+import re
 import struct
 import zlib
 
@@ -197,32 +199,25 @@ class _Matrix:
                     self.dark[y][x] = not self.dark[y][x]
 
     def penalty(self) -> int:
-        size, dark = self.size, self.dark
+        """The mask penalty of the QR specification (runs, 2x2 blocks, finder-like, balance)."""
+        size = self.size
+        rows = ["".join("1" if cell else "0" for cell in row) for row in self.dark]
+        columns = ["".join(row[x] for row in rows) for x in range(size)]
         score = 0
-        lines = [row for row in dark] + [[dark[y][x] for y in range(size)] for x in range(size)]
-        finder_like = ([True, False, True, True, True, False, True, False, False, False, False],)
-        finder_like += (list(reversed(finder_like[0])),)
-        for line in lines:
-            run, previous = 0, None
-            for cell in line:
-                if cell == previous:
-                    run += 1
-                else:
-                    if run >= 5:
-                        score += run - 2
-                    run, previous = 1, cell
-            if run >= 5:
-                score += run - 2
-            for start in range(size - 10):
-                if line[start : start + 11] in finder_like:
-                    score += 40
-        for y in range(size - 1):
+        for line in rows + columns:
+            score += sum(len(run) - 2 for run in _RUN.findall(line))
+            score += 40 * len(_FINDER_LIKE.findall(line))
+        for upper, lower in itertools.pairwise(rows):
             for x in range(size - 1):
-                if dark[y][x] == dark[y][x + 1] == dark[y + 1][x] == dark[y + 1][x + 1]:
+                if upper[x] == upper[x + 1] == lower[x] == lower[x + 1]:
                     score += 3
-        total_dark = sum(sum(row) for row in dark)
+        total_dark = sum(row.count("1") for row in rows)
         score += abs(total_dark * 20 - size * size * 10) // (size * size) * 10
         return score
+
+
+_RUN = re.compile(r"0{5,}|1{5,}")
+_FINDER_LIKE = re.compile(r"(?=10111010000|00001011101)")
 
 
 def _codewords(data: bytes) -> tuple[int, bytes]:
@@ -290,14 +285,14 @@ def png(matrix: list[list[bool]], scale: int = 4, margin: int = 3, dark: str = "
     """An 8-bit RGBA PNG of ``matrix`` with a light quiet zone of ``margin`` modules."""
     ink, paper = _rgba(dark), _rgba("#ffffff")
     size = len(matrix) + 2 * margin
-    rows = bytearray()
-    for y in range(size * scale):
-        my = y // scale - margin
-        rows.append(0)  # filter type: none
-        for x in range(size):
-            mx = x - margin
-            on = 0 <= my < len(matrix) and 0 <= mx < len(matrix) and matrix[my][mx]
-            rows.extend((ink if on else paper) * scale)
+    quiet = b"\x00" + paper * (size * scale)  # a filter byte, then a light row
+    rows = bytearray(quiet * (margin * scale))
+    for line in matrix:
+        pixels = [paper * (margin * scale)]
+        pixels += [(ink if dark_module else paper) * scale for dark_module in line]
+        pixels.append(paper * (margin * scale))
+        rows += (b"\x00" + b"".join(pixels)) * scale
+    rows += quiet * (margin * scale)
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
