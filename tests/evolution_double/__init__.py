@@ -11,7 +11,7 @@ See README.md in this folder.
 
 from .routes import EVENTS_ALL, ApiError, Config
 from .server import EvolutionDouble, RecordedRequest, StartupError, redis_ping
-from .sink import Received, WebhookSink
+from .sink import Headers, Received, WebhookSink
 from .webhooks import Attempt, RetryPolicy
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Attempt",
     "Config",
     "EvolutionDouble",
+    "Headers",
     "Received",
     "RecordedRequest",
     "RetryPolicy",
