@@ -22,7 +22,7 @@ import urllib.parse
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import SSLValidationError, open_url
+from ansible.module_utils.urls import Request, SSLValidationError, make_context
 
 # The connection options shared by every module of the collection (documented in the doc
 # fragment srcardoso.evolution.connection).
@@ -203,6 +203,13 @@ class EvolutionClient:
         self.retries = retries
         self.retry_backoff_s = float(retry_backoff_s)
         self._sleep = sleep
+        # One TLS context for every request: building one loads the system's CA certificates,
+        # which costs tens of milliseconds, and open_url would do it on each call. A plain
+        # http:// URL never uses it, so it gets a bare context.
+        if self.api_url.startswith("https://"):
+            self._context = make_context(validate_certs=validate_certs)
+        else:
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         # (method, path) of every request sent, for results and the benchmark.
         self.sent = []
 
@@ -267,16 +274,17 @@ class EvolutionClient:
         self.sent.append((method, urllib.parse.urlsplit(url).path))
         shown = f"{method} {display_url(url)}"
         try:
-            response = open_url(
+            response = Request().open(
+                method,
                 url,
                 data=data,
                 headers=headers,
-                method=method,
                 timeout=self.timeout_s,
                 validate_certs=self.validate_certs,
                 http_agent=USER_AGENT,
                 follow_redirects="none",
                 use_netrc=False,
+                context=self._context,
             )
             status = response.getcode()
             raw = response.read()
