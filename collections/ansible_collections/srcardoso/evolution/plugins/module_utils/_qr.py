@@ -30,7 +30,7 @@ def png_from_data_url(value):
     """The PNG bytes of a ``data:image/png;base64,...`` URL (or of bare base64)."""
     text = value.strip() if isinstance(value, str) else ""
     if text.startswith("data:"):
-        header, _, text = text.partition(",")
+        header, _comma, text = text.partition(",")
         if ";base64" not in header:
             raise QRError("the QR code is a data URL without base64 content")
     try:
@@ -68,7 +68,7 @@ def _unfilter(raw, height, stride, bpp):
     rows = []
     previous = bytearray(stride)
     pos = 0
-    for _ in range(height):
+    for _row in range(height):
         kind = raw[pos]
         line = bytearray(raw[pos + 1 : pos + 1 + stride])
         pos += 1 + stride
@@ -97,7 +97,7 @@ def _unfilter(raw, height, stride, bpp):
 
 
 def decode_png(data):
-    """Decode a non-interlaced PNG; return (width, height, rows of luminance 0..255)."""
+    """Decode a non-interlaced PNG; return its rows of luminance (0 black .. 255 white)."""
     if not data.startswith(PNG_SIGNATURE):
         raise QRError("not a PNG image")
     header = None
@@ -115,7 +115,7 @@ def decode_png(data):
             idat.append(body)
     if header is None:
         raise QRError("the PNG has no IHDR chunk")
-    width, height, depth, colour, _, _, interlace = header
+    width, height, depth, colour, _compression, _filter, interlace = header
     if colour not in _CHANNELS or depth not in (1, 2, 4, 8, 16):
         raise QRError(f"unsupported PNG colour type {colour} / bit depth {depth}")
     if interlace:
@@ -132,7 +132,7 @@ def decode_png(data):
     for line in rows:
         samples = _samples(line, width * channels, depth)
         image.append(_luminance(samples, width, colour, depth, palette, transparency))
-    return width, height, image
+    return image
 
 
 def _samples(line, count, depth):
@@ -219,9 +219,9 @@ def render_half_blocks(matrix, quiet=2, invert=False):
     """
     size = len(matrix[0]) if matrix else 0
     blank = [False] * (size + 2 * quiet)
-    padded = [list(blank) for _ in range(quiet)]
+    padded = [list(blank) for _row in range(quiet)]
     padded += [[False] * quiet + list(row) + [False] * quiet for row in matrix]
-    padded += [list(blank) for _ in range(quiet)]
+    padded += [list(blank) for _row in range(quiet)]
     if len(padded) % 2:
         padded.append(list(blank))
     glyphs = {
@@ -245,5 +245,5 @@ def render_half_blocks(matrix, quiet=2, invert=False):
 
 def terminal_qr(data_url, invert=False):
     """The lines of text that show the QR code of a ``data:image/png;base64`` URL."""
-    _, _, image = decode_png(png_from_data_url(data_url))
+    image = decode_png(png_from_data_url(data_url))
     return render_half_blocks(qr_matrix(image), invert=invert)

@@ -145,7 +145,7 @@ def tls_server(server, tmp_path):
 
 
 def test_tls_validation(tls_server):
-    client, _ = client_for(tls_server, scheme="https", retries=0)
+    client, _pauses = client_for(tls_server, scheme="https", retries=0)
     with pytest.raises(EvolutionError) as caught:
         client.get("instance", "fetchInstances", what="list the instances")
     host, port = tls_server.server_address[:2]
@@ -157,5 +157,5 @@ def test_tls_validation(tls_server):
         "). Give the server a certificate this host trusts, or set validate_certs: false for a "
         "test server."
     )
-    insecure, _ = client_for(tls_server, scheme="https", retries=0, validate_certs=False)
+    insecure, _pauses = client_for(tls_server, scheme="https", retries=0, validate_certs=False)
     assert insecure.get("instance", "fetchInstances", what="list") == []

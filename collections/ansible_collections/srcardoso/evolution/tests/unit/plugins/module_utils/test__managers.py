@@ -415,5 +415,5 @@ def test_create_body_carries_settings_and_never_connects():
         "number": "5511999998888",
         "rejectCall": True,
     }
-    outcome, _ = InstanceManager(None).plan(instance(token="T"), None)
+    outcome, _action = InstanceManager(None).plan(instance(token="T"), None)
     assert outcome.proposed["token"] == MASK

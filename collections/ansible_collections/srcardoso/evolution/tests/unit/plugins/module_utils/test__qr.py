@@ -32,7 +32,7 @@ def finder(matrix, top, left):
 def qr_like(size=25, seed=7):
     """A QR-shaped matrix: three finder patterns and random data modules."""
     rng = random.Random(seed)
-    matrix = [[rng.random() < 0.5 for _ in range(size)] for _ in range(size)]
+    matrix = [[rng.random() < 0.5 for _x in range(size)] for _y in range(size)]
     for top, left in ((0, 0), (0, size - 7), (size - 7, 0)):
         for y in range(-1, 8):
             for x in range(-1, 8):
@@ -118,7 +118,7 @@ def encode_png(matrix, scale=4, margin=4, colour=0, depth=8):
 )
 def test_png_round_trip_recovers_the_modules(colour, depth, scale):
     matrix = qr_like()
-    _, _, image = decode_png(encode_png(matrix, scale=scale, colour=colour, depth=depth))
+    image = decode_png(encode_png(matrix, scale=scale, colour=colour, depth=depth))
     assert qr_matrix(image) == matrix
 
 
@@ -165,4 +165,4 @@ def test_png_from_data_url_rejects(value, message):
 
 def test_blank_image_has_no_qr_code():
     with pytest.raises(QRError, match="no dark pixels"):
-        qr_matrix([[255] * 10 for _ in range(10)])
+        qr_matrix([[255] * 10 for _row in range(10)])
