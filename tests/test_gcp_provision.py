@@ -159,7 +159,7 @@ def test_the_generated_inventory_finds_the_vm(sandbox: GceSandbox, inventory_fil
     assert hostvars["evolution_gcp_internal_ip"] == vm["networkInterfaces"][0]["networkIP"]
 
 
-def module_requests(sandbox: GceSandbox) -> list[tuple[str, str]]:
+def module_requests(sandbox: GceSandbox) -> list[tuple[str, str, dict]]:
     """The requests made since the last clear, except the inventory's own listing."""
     return [r for r in sandbox.api.requests if not r[1].endswith("/aggregated/instances")]
 
@@ -288,3 +288,21 @@ def test_without_a_project_nothing_is_called(sandbox: GceSandbox, inventory_file
     run = provision(sandbox, inventory_file, evolution_gcp_project="")
     assert run.returncode == 0, run.describe()
     assert module_requests(sandbox) == []
+
+
+def test_a_refused_run_of_site_yml_stops_before_the_other_plays(
+    sandbox: GceSandbox, inventory_file: Path, first_run
+):
+    sandbox.api.writes.clear()
+    extra = {
+        "evolution_gcp_project": PROJECT,
+        "evolution_gcp_api_source_ranges": ["0.0.0.0/0"],
+        "evolution_gcp_inventory_file": str(inventory_file),
+    }
+    run = sandbox.playbook("site.yml", inventory_file, **extra)
+    assert run.returncode != 0
+    assert [p["play"]["name"] for p in run.result["plays"]] == [
+        "Provision the Google Cloud VM and its firewall"
+    ]
+    assert run.failure_messages() == [REFUSAL.format("0.0.0.0/0")]
+    assert sandbox.api.writes == []

@@ -152,7 +152,7 @@ class ComputeApi:
         self.access_token = access_token
         self.projects: dict[str, Project] = {}
         self.writes: list[dict[str, Any]] = []
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._ids = itertools.count(4_000_000_000_000_000_001)
         self._lock = threading.RLock()
         self.add_project(project)
@@ -235,7 +235,7 @@ class ComputeApi:
         authorization: str | None,
     ) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            self.requests.append((method, path))
+            self.requests.append((method, path, dict(query)))
             if authorization != f"Bearer {self.access_token}":
                 error = ApiError(
                     HTTPStatus.UNAUTHORIZED,
