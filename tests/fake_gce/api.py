@@ -72,6 +72,10 @@ def not_found(path: str) -> ApiError:
     return ApiError(HTTPStatus.NOT_FOUND, "notFound", f"The resource '{path}' was not found")
 
 
+def already_exists(path: str) -> ApiError:
+    return ApiError(HTTPStatus.CONFLICT, "alreadyExists", f"The resource '{path}' already exists")
+
+
 def invalid(message: str) -> ApiError:
     return ApiError(HTTPStatus.BAD_REQUEST, "invalid", message)
 
@@ -405,11 +409,7 @@ class ComputeApi:
     def _insert_firewall(self, project: Project, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("name", "")
         if name in project.firewalls:
-            raise ApiError(
-                HTTPStatus.CONFLICT,
-                "alreadyExists",
-                f"The resource 'projects/{project.name}/global/firewalls/{name}' already exists",
-            )
+            raise already_exists(f"projects/{project.name}/global/firewalls/{name}")
         stored = self._store_firewall(project, body)
         return self._operation(project, "insert", stored["selfLink"], None)
 
@@ -511,12 +511,7 @@ class ComputeApi:
     def _insert_address(self, project: Project, region: str, body: dict[str, Any]) -> dict:
         name = body.get("name", "")
         if (region, name) in project.addresses:
-            raise ApiError(
-                HTTPStatus.CONFLICT,
-                "alreadyExists",
-                f"The resource 'projects/{project.name}/regions/{region}/addresses/{name}' "
-                "already exists",
-            )
+            raise already_exists(f"projects/{project.name}/regions/{region}/addresses/{name}")
         kind = body.get("addressType", "EXTERNAL")
         link = self._link(project, "regions", region, "addresses", name)
         address: dict[str, Any] = {
@@ -603,12 +598,7 @@ class ComputeApi:
         if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
             raise invalid(f"Invalid value for field 'resource.name': '{name}'.")
         if (zone, name) in project.instances:
-            raise ApiError(
-                HTTPStatus.CONFLICT,
-                "alreadyExists",
-                f"The resource 'projects/{project.name}/zones/{zone}/instances/{name}' "
-                "already exists",
-            )
+            raise already_exists(f"projects/{project.name}/zones/{zone}/instances/{name}")
         link = self._link(project, "zones", zone, "instances", name)
         machine = str(body.get("machineType", "")).split("/")[-1]
         if machine not in MACHINE_TYPES:
