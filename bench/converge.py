@@ -174,6 +174,19 @@ def timed(label, playbook, extra, runs, log_name):
     return statistics.median(times), run
 
 
+def tree_state():
+    """The commit measured, and whether tracked files differed from it."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "an unknown commit"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit}{' with uncommitted changes' if dirty else ''}"
+
+
 def remove_target(target):
     say(f"Removing the bench target {target} and its volume {target}-docker")
     subprocess.run(["docker", "rm", "-f", "-v", target], capture_output=True, check=False)
@@ -207,8 +220,8 @@ def bench(args, workdir):
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(
-        f"site.yml on a fresh local target ({args.target}), {when}, {os.cpu_count()} CPUs, "
-        f"load average {load} at the end"
+        f"site.yml at {tree_state()} on a fresh local target ({args.target}), {when}, "
+        f"{os.cpu_count()} CPUs, load average {load} at the end"
     )
     print(
         f"(creating and booting the target, not timed: {boot_s:.1f} s; facts-only: median of "
