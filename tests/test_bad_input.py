@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from evolution_harness import API_KEY, Step, create_instance
-from fake_gce.sandbox import copy_inventory_dir
+from fake_gce.sandbox import GceSandbox, copy_inventory_dir
 from helpers.local_target import (
     REPO,
     JsonRun,
@@ -460,3 +460,65 @@ def test_modules_refuse_bad_input_without_a_write(ansible, double):
         assert API_KEY not in str(result), name
         assert run.requests[name] == [], name
     assert [i["name"] for i in double.state.instances()] == ["support"]
+
+
+# -- Provisioning against the fake Compute API -------------------------------------------------
+
+GCP_PROJECT = "evolution-test"
+GCP_CASES = [
+    (
+        "project-name-not-id",
+        {"evolution_gcp_project": "My Project"},
+        "evolution_gcp_project: 'My Project' is not a Google Cloud project ID (6 to 30 lowercase "
+        "letters, digits and hyphens, starting with a letter); set GCP_PROJECT or "
+        "evolution_gcp_project to the project's ID, not its name or number.",
+    ),
+    (
+        "zone-of-another-region",
+        {"evolution_gcp_zone": "us-east1-b"},
+        "evolution_gcp_zone: 'us-east1-b' is not a zone of region us-central1; use e.g. "
+        "us-central1-b, or leave it unset.",
+    ),
+    (
+        "vm-name-with-capitals",
+        {"evolution_gcp_name": "Evolution_API"},
+        "evolution_gcp_name: 'Evolution_API' must be 1 to 42 lowercase letters, digits or "
+        "hyphens, starting with a letter (the address and firewall rules add suffixes to it).",
+    ),
+    (
+        "image-not-debian",
+        {"evolution_gcp_image_family": "ubuntu-2404-lts-amd64"},
+        "evolution_gcp_image_family: 'debian-cloud/ubuntu-2404-lts-amd64' is not a Debian image "
+        "family; use debian-cloud/debian-13 (the roles need Debian 13).",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def gce(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GceSandbox, Path]]:
+    inventory = copy_inventory_dir(tmp_path_factory.mktemp("gce")) / "evolution.gcp_compute.yml"
+    with GceSandbox(GCP_PROJECT) as sandbox:
+        yield sandbox, inventory
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [(overrides, message) for _, overrides, message in GCP_CASES],
+    ids=[case[0] for case in GCP_CASES],
+)
+def test_provisioning_refuses_bad_variables_before_any_call(
+    gce: tuple[GceSandbox, Path], overrides: dict, message: str
+):
+    sandbox, inventory = gce
+    sandbox.api.requests.clear()
+    extra = {
+        "evolution_gcp_project": GCP_PROJECT,
+        "evolution_gcp_api_source_ranges": ["10.8.0.0/28"],
+        "evolution_gcp_inventory_file": str(inventory),
+        **overrides,
+    }
+    run = sandbox.playbook("playbooks/provision.yml", inventory, **extra)
+    assert run.returncode != 0
+    assert run.failure_messages() == [message]
+    assert sandbox.api.requests == []
+    assert sandbox.api.writes == []
