@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import threading
 import time
 import urllib.error
@@ -109,21 +108,9 @@ class FaultServer:
         self.server.server_close()
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on (connections are refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def seconds(run, step: str) -> float:
-    """How long the module of ``step`` ran, as ansible-playbook measured it."""
-    return run.durations[step]
-
-
 class TimedAnsible(Ansible):
-    """The module-test runner, plus each task's duration from the json callback."""
+    """The module-test runner, plus how long each task ran (``durations``, in seconds, as
+    ansible-playbook measured it)."""
 
     def run(self, steps, **kwargs):
         result = super().run(steps, **kwargs)
@@ -169,8 +156,8 @@ def test_api_down_retries_with_backoff_then_names_the_url_and_cause(timed, close
         assert run.results[step]["msg"] == message
     # Three pauses of 0.2, 0.4 and 0.8 s between four attempts (a fifth attempt would add a
     # pause of 1.6 s), then the failure: bounded, whatever the load of the machine adds.
-    assert 1.4 <= seconds(run, "three_retries") < 1.4 + 8
-    assert seconds(run, "three_retries") - seconds(run, "no_retry") > 1.0
+    assert 1.4 <= run.durations["three_retries"] < 1.4 + 8
+    assert run.durations["three_retries"] - run.durations["no_retry"] > 1.0
 
 
 def test_a_hanging_api_is_given_up_after_the_retries(timed):
@@ -198,7 +185,7 @@ def test_a_hanging_api_is_given_up_after_the_retries(timed):
         "and not overloaded, or raise timeout_s."
     )
     # Three attempts of 0.5 s and pauses of 0.1 and 0.2 s: 1.8 s, not the 9 s the server hangs.
-    assert 1.8 <= seconds(run, "hanging") < 1.8 + 8
+    assert 1.8 <= run.durations["hanging"] < 1.8 + 8
 
 
 def test_an_api_answering_503_is_retried_a_bounded_number_of_times(timed):
@@ -219,7 +206,7 @@ def test_an_api_answering_503_is_retried_a_bounded_number_of_times(timed):
         f"{unavailable.url}/instance/fetchInstances): Service Unavailable. Check the Evolution "
         "API server log, and its database and Redis."
     )
-    assert seconds(run, "unavailable") < 0.05 * 15 + 8
+    assert run.durations["unavailable"] < 0.05 * 15 + 8
 
 
 def declared(count: int, hook: str) -> list[dict]:
