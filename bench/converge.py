@@ -3,24 +3,27 @@
 
 Creates a new local target container (default evolution-bench, never the user's
 evolution-local) with scripts/converge's own functions, then, in this one run and on that one
-target, times with ansible-playbook and inventory/local.yml:
+target, runs with ansible-playbook and inventory/local.yml, in this order:
 
-1. a bare play that only gathers facts, on the fresh target (median of --facts-runs);
-2. site.yml on the fresh target (the fresh converge);
-3. the facts-only play again, on the converged target (median of --facts-runs);
-4. site.yml again (the no-op re-converge; median of --noop-runs).
+    facts-only, fresh converge, facts-only, [no-op re-converge, facts-only] x --noop-runs
 
-Each converge is divided by the facts-only time of the target in the same state (1 for the
-fresh converge, 3 for the no-op). The changed count is the sum of changed= in the play recap.
-Then prints the stack's idle memory per container against its limit (bench/stack_memory.py)
-and removes the target it created (--keep leaves it). Logs go to .cache/bench/.
+where facts-only is a bare play that only gathers facts, and both converges run site.yml. Each
+converge is divided by the mean of the two facts-only runs around it, so that both are taken
+under the same load (the machine is shared; the load changes from one minute to the next). The
+no-op row gives the median wall time and the median ratio. The changed count is the sum of
+changed= in the play recap; tasks is ok= plus skipped=.
+
+Then prints the slowest tasks of each converge (ansible.posix.profile_tasks, enabled for every
+run, the facts-only ones too), the stack's idle memory per container against its limit
+(bench/stack_memory.py, after --settle-s), and removes the target it created (--keep leaves
+it). Logs of every run go to .cache/bench/.
 
 Creating the container and booting its systemd are not timed: that is the VM's part. The fresh
 converge includes apt installing Docker from Debian's archive and, without a registry, loading
 the stand-in images from tar files into the target's engine instead of pulling them.
 
     source scripts/lib.sh && ensure_venv
-    .venv/bin/python bench/converge.py [--target evolution-bench] [--facts-runs 3] [--keep]
+    .venv/bin/python bench/converge.py [--target evolution-bench] [--noop-runs 3] [--keep]
 """
 
 from __future__ import annotations
@@ -164,16 +167,6 @@ def run_playbook(playbook, extra, log_name):
     )
 
 
-def timed(label, playbook, extra, runs, log_name):
-    """The runs' median wall time, and the last run (for its recap and slowest tasks)."""
-    times = []
-    for index in range(runs):
-        run = run_playbook(playbook, extra, f"{log_name}-{index + 1}")
-        say(f"{label}, run {index + 1}/{runs}: {run.wall_s:.2f} s, changed={run.changed}")
-        times.append(run.wall_s)
-    return statistics.median(times), run
-
-
 def tree_state():
     """The commit measured, and whether tracked files differed from it."""
 
@@ -203,19 +196,29 @@ def bench(args, workdir):
     facts_play.write_text(FACTS_ONLY_PLAY)
     site = REPO / "site.yml"
 
-    rows = []
-    facts_fresh, run = timed(
-        "facts-only, fresh target", facts_play, extra, args.facts_runs, "facts-fresh"
-    )
-    rows.append(("facts-only play, fresh target", facts_fresh, facts_fresh, run))
-    fresh_s, fresh = timed("fresh converge", site, extra, 1, "converge-fresh")
-    rows.append(("fresh converge of site.yml", fresh_s, facts_fresh, fresh))
-    facts_done, run = timed(
-        "facts-only, converged target", facts_play, extra, args.facts_runs, "facts-converged"
-    )
-    rows.append(("facts-only play, converged", facts_done, facts_done, run))
-    noop_s, noop = timed("no-op re-converge", site, extra, args.noop_runs, "converge-noop")
-    rows.append(("no-op re-converge of site.yml", noop_s, facts_done, noop))
+    facts = []
+
+    def facts_only(state):
+        run = run_playbook(facts_play, extra, f"facts-only-{len(facts) + 1}")
+        say(f"facts-only play, {state}: {run.wall_s:.2f} s")
+        facts.append(run)
+        return run.wall_s
+
+    def converge(label, log_name, facts_before):
+        run = run_playbook(site, extra, log_name)
+        facts_after = facts_only("converged target")
+        ratio = run.wall_s / ((facts_before + facts_after) / 2)
+        say(f"{label}: {run.wall_s:.2f} s, {ratio:.2f} x facts-only, changed={run.changed}")
+        return run, ratio, facts_after
+
+    facts_s = facts_only("fresh target")
+    fresh, fresh_ratio, facts_s = converge("fresh converge", "converge-fresh", facts_s)
+    noops = []
+    for index in range(args.noop_runs):
+        run, ratio, facts_s = converge(
+            f"no-op re-converge {index + 1}/{args.noop_runs}", f"converge-noop-{index + 1}", facts_s
+        )
+        noops.append((run, ratio))
 
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -224,17 +227,30 @@ def bench(args, workdir):
         f"{os.cpu_count()} CPUs, load average {load} at the end"
     )
     print(
-        f"(creating and booting the target, not timed: {boot_s:.1f} s; facts-only: median of "
-        f"{args.facts_runs}, no-op: median of {args.noop_runs})"
+        f"(creating and booting the target, not timed: {boot_s:.1f} s; each converge divided by "
+        f"the mean of the facts-only runs just before and after it)"
     )
-    print(f"{'phase':<32} {'wall s':>8} {'x facts-only':>13} {'changed':>8} {'tasks':>6}")
-    for phase, wall_s, baseline_s, run in rows:
+    print(
+        f"{'phase':<30} {'runs':>4} {'wall s':>7} {'min-max s':>12} {'x facts-only':>12} "
+        f"{'changed':>7} {'tasks':>5}"
+    )
+    # changed: the most any run of the row changed (a no-op row must say 0 for every run).
+    noop_runs = [run for run, _ratio in noops]
+    rows = [
+        ("facts-only play", facts, 1.0),
+        ("fresh converge of site.yml", [fresh], fresh_ratio),
+        ("no-op re-converge of site.yml", noop_runs, statistics.median(r for _, r in noops)),
+    ]
+    for phase, runs, ratio in rows:
+        walls = [run.wall_s for run in runs]
+        spread = f"{min(walls):.2f}-{max(walls):.2f}" if len(walls) > 1 else ""
+        changed = max(run.changed for run in runs)
         print(
-            f"{phase:<32} {wall_s:>8.2f} {wall_s / baseline_s:>13.2f} {run.changed:>8} "
-            f"{run.tasks:>6}"
+            f"{phase:<30} {len(walls):>4} {statistics.median(walls):>7.2f} {spread:>12} "
+            f"{ratio:>12.2f} {changed:>7} {runs[-1].tasks:>5}"
         )
 
-    for title, run in (("fresh converge", fresh), ("no-op re-converge (last run)", noop)):
+    for title, run in (("fresh converge", fresh), ("last no-op re-converge", noops[-1][0])):
         print()
         print(f"Slowest tasks of the {title}, s (profile_tasks)")
         for name, seconds in run.slowest:
@@ -253,11 +269,12 @@ def bench(args, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="evolution-bench", help="container the bench creates")
-    parser.add_argument("--facts-runs", type=int, default=3, help="facts-only runs (median)")
-    parser.add_argument("--noop-runs", type=int, default=3, help="no-op converges (median)")
+    parser.add_argument("--noop-runs", type=int, default=3, help="no-op re-converges (median)")
     parser.add_argument("--settle-s", type=float, default=30, help="idle wait before docker stats")
     parser.add_argument("--keep", action="store_true", help="leave the target in place")
     args = parser.parse_args()
+    if args.noop_runs < 1:
+        parser.error("--noop-runs must be at least 1")
     if args.target == HOST:
         raise SystemExit(f"--target {HOST} is the user's target; the bench makes its own")
     if docker_has("container", args.target) or docker_has("volume", f"{args.target}-docker"):
