@@ -19,7 +19,7 @@ die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 # Debian packages the scripts need: the Docker engine from Debian (docker.io), debootstrap to
 # make the base image of the test images, python3-venv for the virtual environment, git for
 # ansible-test, openssl for the fake cloud API's CA, PostgreSQL and Redis servers for pytest,
-# shellcheck for the scripts.
+# and the linter of the scripts (shellcheck).
 SYSTEM_PACKAGES=(docker.io debootstrap python3-venv ca-certificates git openssl postgresql redis-server
   shellcheck)
 
