@@ -105,6 +105,17 @@ ROLE_CASES = [
         ARGSPEC.format("value of swap_state must be one of: present, absent, got: on"),
     ),
     (
+        # /etc/hostname is under a fingerprinted path: the test proves it was not overwritten.
+        "swap-path-names-a-data-file",
+        "swap",
+        {"swap_file_path": "/etc/hostname", "swap_file_size_mb": 40},
+        "Refuse to overwrite a file that is not a swap file",
+        "swap: swap_file_path /etc/hostname exists and is not a swap file; the role would "
+        "overwrite it. Choose a path that does not exist (e.g. /swapfile), or remove the file "
+        "yourself if it is a swap file left half-written by an interrupted run. Nothing was "
+        "changed.",
+    ),
+    (
         "docker-unsupported-install-source",
         "docker",
         {"docker_install_source": "snap"},
@@ -210,6 +221,16 @@ ROLE_CASES = [
         "Refuse settings that contradict each other",
         "stack: stack_bind_address (evolution.example.com) must be an IPv4 or IPv6 address, such "
         "as the host's internal address or 127.0.0.1. Nothing was changed.",
+    ),
+    (
+        "stack-project-dir-is-etc",
+        "stack",
+        {"stack_project_dir": "/etc/"},
+        "Refuse a project directory that is not a directory of its own",
+        "stack: stack_project_dir /etc/ must be an absolute path to a directory of the stack's "
+        "own, not a system directory such as / or /etc, since the role makes it root-only and "
+        "writes the secrets into it. Keep the default /opt/evolution or choose another new "
+        "directory. Nothing was changed.",
     ),
     (
         "stack-port-out-of-range",
